@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 LABEL_UUID = "zun.uuid"
 LABEL_PROJECT = "zun.project_id"
 LABEL_MANAGED = "zun.managed-by"
+LABEL_HOST = "zun.host"
 MANAGED_BY = "zun-cqrs"
 RESERVED_LABEL_PREFIX = "zun."
 
@@ -97,8 +98,9 @@ def _addresses(attrs: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
 
 
 class DockerDriver:
-    def __init__(self, base_url: str, timeout: int = 120):
+    def __init__(self, base_url: str, host: str, timeout: int = 120):
         self.base_url = base_url
+        self.host = host
         self.client = docker.DockerClient(base_url=base_url, timeout=timeout, version="auto")
 
     # --- lookups -------------------------------------------------------------------------
@@ -118,7 +120,8 @@ class DockerDriver:
         """Every container this service manages on the engine, by Zun uuid."""
         try:
             found = self.client.containers.list(
-                all=True, filters={"label": f"{LABEL_MANAGED}={MANAGED_BY}"})
+                all=True, filters={"label": [f"{LABEL_MANAGED}={MANAGED_BY}",
+                                             f"{LABEL_HOST}={self.host}"]})
         except DockerException as e:
             raise _engine_error(e) from e
         return {c.labels.get(LABEL_UUID): observe(c.attrs) for c in found
@@ -167,7 +170,7 @@ class DockerDriver:
         existing = self._get(doc["uuid"])
         if existing is not None:
             return observe(existing.attrs)
-        kwargs = create_kwargs(doc)
+        kwargs = create_kwargs(doc, self.host)
         try:
             api = self.client.api
             host_config = api.create_host_config(**kwargs.pop("host_config"))
@@ -247,12 +250,12 @@ class DockerDriver:
             raise _engine_error(e) from e
 
 
-def create_kwargs(doc: dict[str, Any]) -> dict[str, Any]:
+def create_kwargs(doc: dict[str, Any], host: str) -> dict[str, Any]:
     """Map a Zun container document to docker-py's low-level create arguments."""
     labels = {k: v for k, v in (doc.get("labels") or {}).items()
               if not k.startswith(RESERVED_LABEL_PREFIX)}
     labels.update({LABEL_UUID: doc["uuid"], LABEL_PROJECT: doc.get("project_id") or "",
-                   LABEL_MANAGED: MANAGED_BY})
+                   LABEL_MANAGED: MANAGED_BY, LABEL_HOST: host})
     host_config: dict[str, Any] = {}
     cpu = doc.get("cpu")
     if cpu:
@@ -327,8 +330,6 @@ def _short(e: Exception) -> str:
 
 
 def _driver_error(e: APIError) -> DriverError:
-    if e.status_code is not None and e.status_code >= 500 and "is not" not in _short(e):
-        return DriverError(_short(e))
     return DriverError(_short(e))
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from commands.envelope import Command
 from commands.states import CREATING, DELETED, DELETING, ERROR
 
-from .docker_driver import LABEL_MANAGED, LABEL_UUID, MANAGED_BY, DockerDriver, Observed
+from .docker_driver import LABEL_HOST, LABEL_MANAGED, LABEL_UUID, MANAGED_BY, DockerDriver, Observed
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,8 @@ class Reconciler:
             try:
                 stream = self.driver.client.events(
                     decode=True, filters={"type": "container",
-                                          "label": f"{LABEL_MANAGED}={MANAGED_BY}"})
+                                          "label": [f"{LABEL_MANAGED}={MANAGED_BY}",
+                                                    f"{LABEL_HOST}={self.driver.host}"]})
                 for ev in stream:
                     action = (ev.get("Action") or "").split(":")[0]
                     uid = ((ev.get("Actor") or {}).get("Attributes") or {}).get(LABEL_UUID)

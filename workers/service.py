@@ -27,7 +27,7 @@ class WorkerService:
     def __init__(self, boot: Bootstrap):
         self.boot = boot
         s = boot.settings
-        self.driver = DockerDriver(s.docker_host)
+        self.driver = DockerDriver(s.docker_host, s.host)
         self.compute = ComputeWorker(boot.store, self.driver, s.host, s.stop_timeout_max)
         self.relay = Relay(boot.store, boot.log, boot.topic("events"), s.database_url,
                            s.write_timeout)
