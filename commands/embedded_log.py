@@ -50,21 +50,29 @@ class EmbeddedLog(CommandLog):
         return list(range(row[0] if row else self.default_partitions))
 
     def append(self, topic: str, key: str, value: dict[str, Any], timeout: float = 10.0) -> Record:
-        partition = embedded_partition(key, len(self.partitions(topic)))
+        return self.append_many(topic, [(key, value)], timeout)[0]
+
+    def append_many(self, topic: str, items: list[tuple[str, dict[str, Any]]],
+                    timeout: float = 10.0) -> list[Record]:
+        count = len(self.partitions(topic))
+        out: list[Record] = []
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                (last,) = self._conn.execute(
-                    "SELECT COALESCE(MAX(offset), -1) FROM records WHERE topic=? AND partition=?",
-                    (topic, partition)).fetchone()
-                self._conn.execute("INSERT INTO records VALUES (?, ?, ?, ?, ?)",
-                                   (topic, partition, last + 1, key, encode(value)))
+                for key, value in items:
+                    partition = embedded_partition(key, count)
+                    (last,) = self._conn.execute(
+                        "SELECT COALESCE(MAX(offset), -1) FROM records WHERE topic=? AND "
+                        "partition=?", (topic, partition)).fetchone()
+                    self._conn.execute("INSERT INTO records VALUES (?, ?, ?, ?, ?)",
+                                       (topic, partition, last + 1, key, encode(value)))
+                    out.append(Record(topic, partition, last + 1, key, value))
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
             self._appended.notify_all()
-        return Record(topic, partition, last + 1, key, value)
+        return out
 
     def reader(self) -> LogReader:
         return _EmbeddedReader(self)

@@ -77,6 +77,18 @@ class KafkaLog(CommandLog):
             raise LogUnavailable(f"Kafka did not acknowledge the record: {e}") from e
         return Record(topic, md.partition, md.offset, key, value)
 
+    def append_many(self, topic: str, items: list[tuple[str, dict[str, Any]]],
+                    timeout: float = 10.0) -> list[Record]:
+        try:
+            producer = self._get_producer()
+            futures = [producer.send(topic, key=key.encode(), value=encode(value))
+                       for key, value in items]
+            metadata = [f.get(timeout=timeout) for f in futures]
+        except KafkaError as e:
+            raise LogUnavailable(f"Kafka did not acknowledge the records: {e}") from e
+        return [Record(topic, md.partition, md.offset, key, value)
+                for md, (key, value) in zip(metadata, items)]
+
     def reader(self) -> LogReader:
         return _KafkaReader(self.bootstrap, self.client_id)
 

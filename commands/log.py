@@ -73,6 +73,11 @@ class CommandLog(ABC):
         Raises LogUnavailable when the log cannot acknowledge within `timeout`.
         """
 
+    def append_many(self, topic: str, items: list[tuple[str, dict[str, Any]]],
+                    timeout: float = 10.0) -> list[Record]:
+        """Append several records, in order; adapters batch the round trips."""
+        return [self.append(topic, key, value, timeout) for key, value in items]
+
     @abstractmethod
     def reader(self) -> LogReader: ...
 

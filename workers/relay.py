@@ -32,10 +32,10 @@ class Relay:
         last = self.store.recorder.max_tracking_id(RELAY_TRACKING)
         notifications = self.store.recorder.select_notifications(start=(last or 0) + 1,
                                                                  limit=BATCH)
-        for n in notifications:
-            wire = event_to_wire(self.store.mapper.to_domain_event(n), n.id)
-            self.log.append(self.topic, wire["container_uuid"], wire, timeout=self.write_timeout)
-        if notifications:
+        wires = [event_to_wire(self.store.mapper.to_domain_event(n), n.id) for n in notifications]
+        if wires:
+            self.log.append_many(self.topic, [(w["container_uuid"], w) for w in wires],
+                                 timeout=self.write_timeout)
             self.store.recorder.insert_tracking(Tracking(RELAY_TRACKING, notifications[-1].id))
         return len(notifications)
 

@@ -42,6 +42,15 @@ class CommandLogContract:
         assert [r.offset for r in records] == list(range(records[0].offset,
                                                          records[0].offset + 5))
 
+    def test_append_many_keeps_order(self, log):
+        records = log.append_many(self.topic, [("k", {"i": i}) for i in range(5)] +
+                                  [("other", {"i": 99})])
+        same = [r for r in records if r.key == "k"]
+        assert [r.offset for r in same] == list(range(same[0].offset, same[0].offset + 5))
+        got = self.read_all(log, start={(self.topic, same[0].partition): same[0].offset},
+                            want=5)
+        assert [r.value["i"] for r in got if r.key == "k"] == [0, 1, 2, 3, 4]
+
     def test_keys_spread_over_partitions(self, log):
         parts = {log.append(self.topic, f"k{i}", {"i": i}).partition for i in range(40)}
         assert len(parts) > 1
