@@ -21,9 +21,13 @@ from typing import Any, Callable
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
-KAFKA = os.environ.get("ZUN_TEST_KAFKA", "127.0.0.1:39092")
-PG_ADMIN_URL = os.environ.get("ZUN_TEST_PG", "postgresql://zun:zun@127.0.0.1:55432/zun")
-DOCKER_HOST = os.environ.get("ZUN_TEST_DOCKER", "unix:///var/run/docker.sock")
+# scripts/test.sh exports the stack's addresses (scripts/stack.sh env)
+KAFKA = (os.environ.get("ZUN_TEST_KAFKA") or os.environ.get("ZUN_KAFKA_BOOTSTRAP")
+         or "127.0.0.1:39092")
+PG_ADMIN_URL = (os.environ.get("ZUN_TEST_PG") or os.environ.get("ZUN_DATABASE_URL")
+                or "postgresql://zun:zun@127.0.0.1:55432/zun")
+DOCKER_HOST = (os.environ.get("ZUN_TEST_DOCKER") or os.environ.get("ZUN_DOCKER_HOST")
+               or "unix:///var/run/docker.sock")
 IMAGE = "busybox:latest"
 LATEST = {"OpenStack-API-Version": "container latest"}
 
