@@ -67,8 +67,8 @@ def cmd_api(args) -> int:
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("timeout", 120)
             self.cfg.set("graceful_timeout", 10)
-            self.cfg.set("control_socket_disable", True) if "control_socket_disable" in \
-                self.cfg.settings else None
+            self.cfg.set("control_socket_disable", True)
+            self.cfg.set("accesslog", None)
 
         def load(self):
             from api.app import create_app
