@@ -18,10 +18,12 @@ setup(
         "psycopg2-binary>=2.9",
         "gunicorn==27.0.1",
         "apispec[marshmallow]>=6.10",
+        "pyyaml>=6",
     ],
     extras_require={
         "test": ["pytest>=9", "pytest-timeout>=2.3", "requests>=2.31",
-                 "websocket-client>=1.8"],
+                 "websocket-client>=1.8", "python-zunclient>=5.5",
+                 "python-openstackclient>=7", "schemathesis>=4.32,<5"],
     },
     entry_points={"console_scripts": ["zun-cqrs = zun_cqrs.cli:main"]},
 )

@@ -7,48 +7,63 @@ import logging
 import uuid
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from projections.db import DatabaseUnavailable
 
 from . import versions
-from .auth import authenticate
+from .auth import authenticate, check_settings
 from .context import RequestContext
 from .errors import (InternalError, Invalid, MethodNotAllowed, HTTPNotFound, RequestEntityTooLarge,
                      ServiceUnavailable, UnsupportedMediaType, ZunError)
 from .gateway import Gateway
-from .policy import Policy
+from .policy import PolicyFile
 
 log = logging.getLogger(__name__)
 
+#: version discovery is the only thing a caller without a token may see (acl_public_routes)
 PUBLIC_PATHS = ("/", "/v1", "/v1/")
+PUBLIC_METHODS = ("GET", "HEAD")
 JSON_TYPES = ("application/json", "application/javascript")
 
 
 def create_app(boot) -> Flask:
-    app = Flask(__name__)
+    check_settings(boot.settings)
+    app = Flask(__name__, static_folder=None)
     app.url_map.strict_slashes = False
-    app.config["MAX_CONTENT_LENGTH"] = boot.settings.max_body_bytes
+    # one byte over the limit: a chunked body is cut there, and _json_body sees it is too long
+    app.config["MAX_CONTENT_LENGTH"] = boot.settings.max_body_bytes + 1
     app.extensions["zun"] = boot
     app.extensions["zun.gateway"] = Gateway(boot)
-    app.extensions["zun.policy"] = Policy.from_file(boot.settings.policy_file)
+    app.extensions["zun.policy"] = PolicyFile.from_file(boot.settings.policy_file)
 
     from .containers import bp as containers_bp
     from .root import bp as root_bp
     app.register_blueprint(root_bp)
     app.register_blueprint(containers_bp)
+    from .mutations import bp as mutations_bp
+    app.register_blueprint(mutations_bp)
+    from .quotas import bp as quotas_bp
+    app.register_blueprint(quotas_bp)
+    from .openapi import bp as openapi_bp
+    app.register_blueprint(openapi_bp)
+    from .live import bp as live_bp
+    from .wsproxy import bp as wsproxy_bp
+    app.register_blueprint(live_bp)
+    app.register_blueprint(wsproxy_bp)
 
     @app.before_request
     def _before() -> None:
         ctx = RequestContext()
         g.ctx = ctx
         g.body = {}
+        if not is_public():
+            authenticate(boot, ctx, request.headers)
         if request.path.rstrip("/").startswith("/v1"):
             ctx.version = versions.negotiate(request.headers.get(versions.HEADER))
             g.versioned = True
-        if request.path not in PUBLIC_PATHS and request.method != "OPTIONS":
-            authenticate(boot, ctx, request.headers)
+        _reject_nul()
         g.body = _json_body(boot.settings.max_body_bytes)
 
     @app.after_request
@@ -95,6 +110,23 @@ def create_app(boot) -> Flask:
             f"Error Correlation id is: {correlation}"), title="Internal Server Error")
 
     return app
+
+
+def is_public() -> bool:
+    """Version discovery, and views marked with auth.public (they check their own
+    credential, e.g. a single-use websocket token)."""
+    if request.path in PUBLIC_PATHS and request.method in PUBLIC_METHODS:
+        return True
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, "zun_public", False))
+
+
+def _reject_nul() -> None:
+    """Identifiers and parameters end up in database columns and Docker calls, which can
+    take no NUL character: refused here, once, rather than failing deep down."""
+    if "\x00" in request.path or any("\x00" in k or "\x00" in v
+                                     for k, v in request.args.items(multi=True)):
+        raise Invalid("A NUL character is not allowed in the path or the query string.")
 
 
 def _error_response(e: ZunError, title: str | None = None) -> Response:

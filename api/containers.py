@@ -12,6 +12,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from commands.envelope import Command, utcnow
 from commands.states import CREATING, allowed, conflict_message
+from projections.db import DatabaseUnavailable
 from schemas import parameter_types as pt
 from schemas import requests as rq
 
@@ -58,6 +59,8 @@ def validate(schema: type[rq.ZunSchema], data: dict[str, Any], where: str = "bod
     try:
         v = g.ctx.version
         return rq.load(schema, data, (v.major, v.minor) if version else None, where)
+    except rq.ParamVersionError as e:
+        raise InvalidParamInVersion(str(e)) from e
     except rq.SchemaError as e:
         raise SchemaValidationError(str(e)) from e
 
@@ -165,10 +168,18 @@ def create():
         enforce("container:create:image_pull_policy")
     if data.get("host"):
         enforce("container:create:requested_destination")
+    if any((m or {}).get("type") == "bind" for m in data.get("mounts") or []):
+        enforce("container:create:mounts_bind")
     doc = build_container(data, legacy)
     check_create(doc, data)
-    command(doc["uuid"], "create", {"container": doc, "run": run})
-    created = boot().read_model.by_uuid(doc["uuid"]) or doc
+    from . import quotas
+    with quotas.project_lock(ctx.project_id):
+        quotas.check_create(ctx.project_id, data)
+        command(doc["uuid"], "create", {"container": doc, "run": run})
+    try:
+        created = boot().read_model.by_uuid(doc["uuid"]) or doc
+    except DatabaseUnavailable:
+        created = doc  # the create is accepted (it is in the log); only the read is lost
     resp = jsonify(view(created))
     resp.status_code = 202
     resp.headers["Location"] = f"{request.host_url.rstrip('/')}/v1/containers/{doc['uuid']}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import Invalid, ResourceNotFound
+from .errors import Base64Exception, Invalid, ResourceNotFound
 
 
 class RequestedHostNotFound(ResourceNotFound):
@@ -22,5 +22,27 @@ def run_checks(boot, ctx, doc: dict[str, Any], data: dict[str, Any]) -> None:
     if data.get("registry"):
         raise RegistryNotFound(f"Registry {data['registry']} could not be found.")
     if data.get("security_groups"):
-        raise Invalid("Security groups are not supported: containers are attached to Docker "
-                      "networks, which have no security groups.")
+        raise Invalid(SECURITY_GROUPS_UNSUPPORTED)
+    if any(n.get("port") for n in data.get("nets") or []):
+        raise Invalid(PORTS_UNSUPPORTED)
+    for m in data.get("mounts") or []:
+        if m.get("type") == "bind":
+            check_file_data(m.get("source") or "")
+
+
+#: also the answer of add_security_group / remove_security_group (api/mutations.py)
+SECURITY_GROUPS_UNSUPPORTED = ("Security groups are not supported: containers are attached "
+                               "to Docker networks, which have no security groups.")
+#: also the answer of network_attach with a port (api/mutations.py)
+PORTS_UNSUPPORTED = ("Ports are not supported: containers are attached to Docker networks, "
+                     "which create a container's endpoint when it joins; name a network.")
+
+
+def check_file_data(data: str) -> None:
+    """A `bind` mount's source is the base64 content of the file it injects."""
+    import base64
+    import binascii
+    try:
+        base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise Base64Exception("Invalid Base 64 file data") from None

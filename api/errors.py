@@ -52,6 +52,10 @@ class NoInteractiveFlag(Invalid):
     pass
 
 
+class Base64Exception(Invalid):
+    pass
+
+
 class NotAuthenticated(ZunError):
     status = 401
     code = ""
@@ -62,6 +66,10 @@ class PolicyNotAuthorized(ZunError):
 
 
 class OverQuota(ZunError):
+    status = 403
+
+
+class InvalidWebsocketToken(ZunError):
     status = 403
 
 
@@ -119,3 +127,12 @@ class GatewayTimeout(ZunError):
 class InternalError(ZunError):
     status = 500
     code = ""
+
+
+class NetworkNotFound(ZunError):
+    status = 404
+
+
+class DockerError(ZunError):
+    """Docker failed a synchronous request (Zun's DockerError); the message is Docker's."""
+    status = 500

@@ -25,13 +25,16 @@ class Gateway:
                                           timeout=self.boot.settings.write_timeout)
         except LogUnavailable as e:
             log.warning("command %s not accepted: %s", cmd.request_id, e)
-            raise ServiceUnavailable("The command log is unavailable; nothing was changed. "
+            raise ServiceUnavailable("The command log did not accept the request in time. "
                                      "Retry later.") from e
         if wait:
             self.wait_projected(record)
         return record
 
     def wait_projected(self, record: Record) -> bool:
+        """False when the projection did not catch up in time. The command is durably in
+        the log by then, so a read model that is down does not turn it into an error: the
+        request was accepted, only read-your-writes is lost."""
         deadline = time.monotonic() + self.boot.settings.read_your_writes_timeout
         delay = 0.005
         while True:
@@ -39,7 +42,9 @@ class Gateway:
                 if self.boot.read_model.projected(record.topic, record.partition, record.offset):
                     return True
             except DatabaseUnavailable as e:
-                raise ServiceUnavailable("The read model is unavailable. Retry later.") from e
+                log.warning("read model unavailable after accepting %s:%s@%s: %s", record.topic,
+                            record.partition, record.offset, e)
+                return False
             if time.monotonic() >= deadline:
                 log.warning("projection lags behind %s:%s@%s", record.topic, record.partition,
                             record.offset)

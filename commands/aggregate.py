@@ -39,9 +39,36 @@ class Container(Aggregate):
                              user_id: str, project_id: str) -> None:
         self.open_actions[request_id] = action
 
-    @event("ActionEventFinished")
+    class ActionEventFinished(Aggregate.Event):
+        """Version 2 adds `message`, the action's message when this event finishes it
+        (Zun's "Error" for a failed action), so that readers need not derive it."""
+        class_version = 2
+        request_id: str
+        action: str
+        event: str
+        finish_time: str
+        result: str
+        traceback: str | None
+        finish_action: bool
+        message: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["message"] = action_message(state["result"], state["finish_action"])
+
     def action_event_finished(self, request_id: str, action: str, event: str, finish_time: str,
-                              result: str, traceback: str | None, finish_action: bool) -> None:
+                              result: str, traceback: str | None, finish_action: bool,
+                              message: str | None = None) -> None:
+        """`message` defaults to Zun's: "Error" when a failed event finishes the action."""
+        self._action_event_finished(
+            request_id=request_id, action=action, event=event, finish_time=finish_time,
+            result=result, traceback=traceback, finish_action=finish_action,
+            message=message if message is not None else action_message(result, finish_action))
+
+    @event(ActionEventFinished)
+    def _action_event_finished(self, request_id: str, action: str, event: str, finish_time: str,
+                               result: str, traceback: str | None, finish_action: bool,
+                               message: str | None) -> None:
         if finish_action:
             self.open_actions.pop(request_id, None)
 
@@ -50,10 +77,21 @@ class Container(Aggregate):
         self.removed = True
         self.doc["status"] = DELETED
 
+    @event("Answered")
+    def answered(self, request_id: str, command: str, result: str, reason: str | None,
+                 message: str | None, data: dict[str, Any]) -> None:
+        """The outcome a synchronous request waits for (PATCH, commit, networks):
+        `reason` names what went wrong (invalid, not-found, state, conflict, failed)."""
+
+
+def action_message(result: str, finish_action: bool) -> str | None:
+    """What a version 1 ActionEventFinished meant for its action's message."""
+    return "Error" if finish_action and result == "Error" else None
+
 
 EVENT_TYPES = {cls.__name__: cls for cls in (
     Container.Registered, Container.Updated, Container.ActionEventStarted,
-    Container.ActionEventFinished, Container.Removed)}
+    Container.ActionEventFinished, Container.Removed, Container.Answered)}
 
 
 def event_to_wire(domain_event: Aggregate.Event, notification_id: int) -> dict[str, Any]:

@@ -39,6 +39,7 @@ class KafkaLog(CommandLog):
                         bootstrap_servers=self.bootstrap, client_id=self.client_id,
                         acks="all", enable_idempotence=True, linger_ms=0,
                         max_block_ms=int(self.write_timeout * 1000),
+                        bootstrap_timeout_ms=int(self.write_timeout * 1000),
                         request_timeout_ms=int(self.write_timeout * 1000),
                         delivery_timeout_ms=int(self.write_timeout * 1000) + 1000,
                         reconnect_backoff_max_ms=1000)
@@ -51,7 +52,7 @@ class KafkaLog(CommandLog):
         try:
             existing = set(admin.list_topics())
             wanted = {t: {"num_partitions": self.default_partitions, "replication_factor": 1,
-                          "configs": {"retention.ms": "-1"}}
+                          "configs": {"retention.ms": _retention(t)}}
                       for t in topics if t not in existing}
             if wanted:
                 try:
@@ -63,17 +64,33 @@ class KafkaLog(CommandLog):
 
     def partitions(self, topic: str) -> list[int]:
         if topic not in self._partitions:
-            parts = self._get_producer().partitions_for(topic)
+            try:
+                parts = self._get_producer().partitions_for(topic)
+            except KafkaError as e:
+                self._reset_producer()
+                raise LogUnavailable(f"Kafka did not answer: {e}") from e
             if not parts:
                 raise LogUnavailable(f"topic {topic} has no partitions")
             self._partitions[topic] = sorted(parts)
         return self._partitions[topic]
+
+    def _reset_producer(self) -> None:
+        """Drop a producer that failed: after a broker outage a fresh one (new producer id,
+        fresh metadata) recovers at once, where the old one may stay wedged."""
+        with self._lock:
+            producer, self._producer = self._producer, None
+        if producer is not None:
+            try:
+                producer.close(timeout=0)
+            except Exception:
+                pass
 
     def append(self, topic: str, key: str, value: dict[str, Any], timeout: float = 10.0) -> Record:
         try:
             md = self._get_producer().send(topic, key=key.encode(), value=encode(value)).get(
                 timeout=timeout)
         except KafkaError as e:
+            self._reset_producer()
             raise LogUnavailable(f"Kafka did not acknowledge the record: {e}") from e
         return Record(topic, md.partition, md.offset, key, value)
 
@@ -85,6 +102,7 @@ class KafkaLog(CommandLog):
                        for key, value in items]
             metadata = [f.get(timeout=timeout) for f in futures]
         except KafkaError as e:
+            self._reset_producer()
             raise LogUnavailable(f"Kafka did not acknowledge the records: {e}") from e
         return [Record(topic, md.partition, md.offset, key, value)
                 for md, (key, value) in zip(metadata, items)]
@@ -99,12 +117,18 @@ class KafkaLog(CommandLog):
                 self._producer = None
 
 
+def _retention(topic: str) -> str:
+    """Commands and events are the audit trail and the source of replay: kept forever.
+    Replies only answer a waiting request (the live command itself stays in `live`)."""
+    return str(24 * 3600 * 1000) if topic.endswith("replies") else "-1"
+
+
 class _KafkaReader(LogReader):
     def __init__(self, bootstrap: str, client_id: str):
         self.consumer = KafkaConsumer(
             bootstrap_servers=bootstrap, client_id=f"{client_id}-reader", group_id=None,
             enable_auto_commit=False, auto_offset_reset="earliest",
-            reconnect_backoff_max_ms=1000, fetch_max_wait_ms=100)
+            reconnect_backoff_max_ms=1000, fetch_max_wait_ms=100, bootstrap_timeout_ms=10000)
         self.tps: list[TopicPartition] = []
 
     def assign(self, positions: dict[tuple[str, int], int]) -> None:

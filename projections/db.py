@@ -59,13 +59,27 @@ class PostgresDatabase(Database):
                     raise DatabaseUnavailable(str(e).strip()) from e
             return self._pool
 
+    def _checkout(self, pool: psycopg2.pool.ThreadedConnectionPool) -> Any:
+        """A connection that answers: after a server restart every pooled connection is
+        dead, and without this check each would fail one request before being dropped."""
+        for _ in range(self.maxconn + 1):
+            try:
+                conn = pool.getconn()
+            except psycopg2.Error as e:
+                raise DatabaseUnavailable(str(e).strip()) from e
+            try:
+                with conn.cursor() as cur:
+                    cur.execute("SELECT 1")
+                conn.rollback()
+                return conn
+            except psycopg2.Error:
+                pool.putconn(conn, close=True)
+        raise DatabaseUnavailable("no connection to the read-model database answers")
+
     @contextmanager
     def transaction(self) -> Iterator[Any]:
         pool = self._get_pool()
-        try:
-            conn = pool.getconn()
-        except psycopg2.Error as e:
-            raise DatabaseUnavailable(str(e).strip()) from e
+        conn = self._checkout(pool)
         broken = False
         try:
             with conn.cursor() as cur:

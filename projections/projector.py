@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from commands.log import Record
-from commands.states import CREATING, DELETED, DELETING
+from commands.states import CREATING, DELETED, DELETING, REBUILDING
+from commands.quotas import QUOTA
 from workers.compute import ACTIONS
 
 from .db import Database
+from .quotas import apply_quota
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +40,13 @@ def positions(db: Database, topic: str, partitions: list[int]) -> dict[tuple[str
 
 
 def project_batch(db: Database, records: list[Record]) -> None:
+    # FOR UPDATE: two projectors given the same partition take turns instead of both
+    # applying a record (SQLite's BEGIN IMMEDIATE already serialises writers)
+    lock = " FOR UPDATE" if db.dialect == "postgres" else ""
     with db.transaction() as cur:
         for r in records:
-            cur.execute("SELECT next_offset FROM projection_offsets WHERE topic=%s AND partition=%s",
-                        (r.topic, r.partition))
+            cur.execute("SELECT next_offset FROM projection_offsets WHERE topic=%s AND "
+                        "partition=%s" + lock, (r.topic, r.partition))
             row = cur.fetchone()
             if row is not None and r.offset < row[0]:
                 continue  # already projected (a reader repeated it)
@@ -68,6 +74,9 @@ def apply(cur: Any, value: dict[str, Any]) -> None:
 def apply_command(cur: Any, cmd: dict[str, Any]) -> None:
     uuid, rid = cmd["container_uuid"], cmd["request_id"]
     ctype = cmd["type"]
+    if ctype == QUOTA:
+        apply_quota(cur, cmd["params"])
+        return
     if ctype == "create":
         doc = dict(cmd["params"]["container"])
         cur.execute("SELECT 1 FROM containers WHERE uuid=%s", (uuid,))
@@ -77,17 +86,36 @@ def apply_command(cur: Any, cmd: dict[str, Any]) -> None:
     action = ACTIONS.get(ctype, (None, None))[0]
     if action is None:
         return
-    _insert_action(cur, uuid, rid, action, cmd["project_id"], cmd["user_id"], cmd["issued_at"])
-    if ctype == "create":
-        return
-    cur.execute("SELECT finish_time FROM container_actions WHERE container_uuid=%s AND "
-                "request_id=%s AND action=%s", (uuid, rid, action))
-    if cur.fetchone()[0] is not None:
+    _insert_action(cur, uuid, rid, action, cmd["project_id"], cmd["user_id"], cmd["issued_at"],
+                   from_command=True)
+    if ctype == "create" or _worker_began(cur, uuid, rid, action):
         return  # the worker's outcome was projected first; it is the newer truth
     changes: dict[str, Any] = {"task_state": TASK_STATES.get(ctype)}
     if ctype == "delete":
         changes["status"] = DELETING
+    elif ctype == "rebuild":
+        changes.update(status=REBUILDING, **{k: v for k, v in cmd["params"].items()
+                                             if k in ("image", "image_driver") and v})
     _update_container(cur, uuid, changes, version=None, when=cmd["issued_at"])
+
+
+def _worker_began(cur: Any, uuid: str, request_id: str, action: str) -> bool:
+    """Whether any outcome of this request is already projected. Commands and events
+    travel on different topics, so either may be projected first; the worker's outcome
+    always wins, whatever the order, which keeps a replay identical to the live run.
+    Every command that names an action gets an event from the worker (or Removed)."""
+    cur.execute("SELECT removed FROM containers WHERE uuid=%s", (uuid,))
+    row = cur.fetchone()
+    if row is None or row[0]:
+        return True
+    cur.execute("SELECT 1 FROM container_action_events WHERE container_uuid=%s AND "
+                "request_id=%s", (uuid, request_id))
+    if cur.fetchone() is not None:
+        return True
+    cur.execute("SELECT finish_time FROM container_actions WHERE container_uuid=%s AND "
+                "request_id=%s AND action=%s", (uuid, request_id, action))
+    row = cur.fetchone()
+    return row is not None and row[0] is not None
 
 
 # --- events: what the worker did -------------------------------------------------------
@@ -122,9 +150,14 @@ def _registered(cur: Any, uuid: str, data: dict, ev: dict) -> None:
     cur.execute("SELECT doc FROM containers WHERE uuid=%s", (uuid,))
     row = cur.fetchone()
     if row is None:
-        _insert_container(cur, doc, version=ev["version"])
+        _insert_container(cur, {**doc, "updated_at": naive(ev["timestamp"])},
+                          version=ev["version"])
     else:
-        merged = {**json.loads(row[0]), **doc}
+        projected = json.loads(row[0])
+        merged = {**projected, **doc}
+        # the create command's task_state holds until the create action finishes, so the
+        # reconciler does not take a container being created for a drifted one
+        merged["task_state"] = doc.get("task_state") or projected.get("task_state")
         _update_container(cur, uuid, merged, version=None, when=naive(ev["timestamp"]))
 
 
@@ -149,7 +182,7 @@ def _action_event_finished(cur: Any, uuid: str, data: dict, ev: dict) -> None:
                 (data["finish_time"], data["result"], data.get("traceback"), uuid,
                  data["request_id"], data["event"]))
     if data.get("finish_action"):
-        message = "Error" if data["result"] == "Error" else None
+        message = data.get("message")
         cur.execute("UPDATE container_actions SET finish_time=%s, message=COALESCE(message, %s) "
                     "WHERE container_uuid=%s AND request_id=%s AND action=%s",
                     (data["finish_time"], message, uuid, data["request_id"], data["action"]))
@@ -161,9 +194,24 @@ def _removed(cur: Any, uuid: str, data: dict, ev: dict) -> None:
     _update_container(cur, uuid, {"status": DELETED, "task_state": None}, version=None,
                       when=naive(ev["timestamp"]))
     cur.execute("UPDATE containers SET removed=1 WHERE uuid=%s", (uuid,))
+    doc = _doc(cur, uuid)
+    _insert_action(cur, uuid, data["request_id"], "delete", doc.get("project_id") or "",
+                   doc.get("user_id") or "", naive(ev["timestamp"]))
     cur.execute("UPDATE container_actions SET finish_time=COALESCE(finish_time, %s) "
                 "WHERE container_uuid=%s AND request_id=%s AND action=%s",
                 (naive(ev["timestamp"]), uuid, data["request_id"], "delete"))
+
+
+def _answered(cur: Any, uuid: str, data: dict, ev: dict) -> None:
+    """The outcome a synchronous request waits for (ReadModel.outcome)."""
+    cur.execute("SELECT 1 FROM command_outcomes WHERE container_uuid=%s AND request_id=%s AND "
+                "command=%s", (uuid, data["request_id"], data["command"]))
+    if cur.fetchone() is None:
+        cur.execute("INSERT INTO command_outcomes (container_uuid, request_id, command, result, "
+                    "reason, message, data, answered_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                    (uuid, data["request_id"], data["command"], data["result"], data.get("reason"),
+                     data.get("message"), json.dumps(data.get("data") or {}, sort_keys=True),
+                     naive(ev["timestamp"])))
 
 
 EVENT_HANDLERS: dict[str, Callable[[Any, str, dict, dict], None]] = {
@@ -172,14 +220,36 @@ EVENT_HANDLERS: dict[str, Callable[[Any, str, dict, dict], None]] = {
     "ActionEventStarted": _action_event_started,
     "ActionEventFinished": _action_event_finished,
     "Removed": _removed,
+    "Answered": _answered,
 }
 
 
 # --- rows ------------------------------------------------------------------------------
 
+EPOCH = datetime(1970, 1, 1)
+
+
+def order_key(timestamp: Any) -> int:
+    """Microseconds since the epoch of a naive UTC ISO timestamp (0 if unparsable).
+
+    Rows are ordered by when they were asked for, not by when the projector happened to
+    see them: the commands and events topics interleave differently in every run, and a
+    replay must order rows as the live projection did."""
+    try:
+        moment = datetime.fromisoformat(str(timestamp)[:26])
+    except ValueError:
+        return 0
+    return (moment.replace(tzinfo=None) - EPOCH) // timedelta(microseconds=1)
+
+
+def _doc(cur: Any, uuid: str) -> dict[str, Any]:
+    cur.execute("SELECT doc FROM containers WHERE uuid=%s", (uuid,))
+    row = cur.fetchone()
+    return json.loads(row[0]) if row else {}
+
+
 def _insert_container(cur: Any, doc: dict[str, Any], version: int) -> None:
-    cur.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM containers")
-    seq = cur.fetchone()[0]
+    seq = order_key(doc["created_at"])
     cur.execute(
         "INSERT INTO containers (uuid, seq, project_id, user_id, name, image, status, task_state,"
         " host, memory, auto_remove, removed, version, created_at, updated_at, doc) VALUES "
@@ -211,13 +281,18 @@ def _update_container(cur: Any, uuid: str, changes: dict[str, Any], version: int
 
 
 def _insert_action(cur: Any, uuid: str, request_id: str, action: str, project_id: str,
-                   user_id: str, start_time: str) -> None:
+                   user_id: str, start_time: str, from_command: bool = False) -> None:
+    """The action row, from whichever of its command and its first event comes first;
+    the command is the authority on who asked and when (Zun's start_time is the API's)."""
+    seq = order_key(start_time)
     cur.execute("SELECT 1 FROM container_actions WHERE container_uuid=%s AND request_id=%s "
                 "AND action=%s", (uuid, request_id, action))
     if cur.fetchone() is not None:
+        if from_command:
+            cur.execute("UPDATE container_actions SET project_id=%s, user_id=%s, start_time=%s, "
+                        "seq=%s WHERE container_uuid=%s AND request_id=%s AND action=%s",
+                        (project_id, user_id, start_time, seq, uuid, request_id, action))
         return
-    cur.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM container_actions")
-    seq = cur.fetchone()[0]
     cur.execute("INSERT INTO container_actions (container_uuid, request_id, action, project_id, "
                 "user_id, start_time, finish_time, message, seq) VALUES "
                 "(%s, %s, %s, %s, %s, %s, NULL, NULL, %s)",

@@ -96,6 +96,17 @@ class ReadModel:
                              "partition=%s", (topic, partition))
         return bool(rows) and rows[0]["next_offset"] > offset
 
+    def outcome(self, uuid: str, request_id: str, command: str) -> dict[str, Any] | None:
+        """The worker's answer to a synchronous command, once projected."""
+        rows = self.db.query(
+            "SELECT result, reason, message, data FROM command_outcomes WHERE "
+            "container_uuid=%s AND request_id=%s AND command=%s", (uuid, request_id, command))
+        if not rows:
+            return None
+        row = dict(rows[0])
+        row["data"] = json.loads(row["data"] or "{}")
+        return row
+
 
 def _sortable(value: Any) -> Any:
     if isinstance(value, (int, float)):

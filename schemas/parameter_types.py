@@ -2,6 +2,7 @@
 marshmallow fields: numbers that may come as strings, Zun's boolean spellings."""
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any
 
@@ -127,3 +128,37 @@ class Name(fields.String):
 class Command(fields.List):
     def __init__(self, **kwargs: Any):
         super().__init__(fields.String(), **kwargs)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> list[str]:
+        if not isinstance(value, list):
+            raise ValidationError(f"{value!r} is not of type 'array', 'null'")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class LegacyCommand(fields.String):
+    """Before 1.20 `command` is one string, split like a shell would."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        if not isinstance(value, str):
+            raise ValidationError(f"{value!r} is not of type 'string', 'null'")
+        return value
+
+
+class IPAddress(fields.String):
+    """`format: ipv4` / `ipv6` (version None: either), kept as the string given."""
+
+    def __init__(self, version: int | None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.version = version
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            ip = ipaddress.ip_address(text)
+        except ValueError:
+            ip = None
+        if ip is None or (self.version and ip.version != self.version):
+            if self.version is None:
+                raise ValidationError(f"{text!r} is not valid under any of the given schemas")
+            raise ValidationError(f"{text!r} is not a 'ipv{self.version}'")
+        return text

@@ -24,10 +24,18 @@
 # Environment (optional): STACK_NET_TIMEOUT (600), STACK_PG_PORT (55432),
 # STACK_KAFKA_PORT (39092), STACK_KAFKA_CONTROLLER_PORT (39093), KAFKA_HEAP_OPTS (-Xmx512m),
 # STACK_DOCKER_DATA_ROOT (/var/lib/docker), JAVA_HOME.
+#
+# A private pair of Kafka and PostgreSQL (e.g. for tests that stop and restart them while
+# others use the shared one): ZUN_STACK_DIR (data, logs and pid files; default .stack),
+# ZUN_STACK_PG_PORT, ZUN_STACK_KAFKA_PORT, ZUN_STACK_KAFKA_CONTROLLER_PORT (these win over
+# the STACK_* names); ZUN_STACK_KAFKA_STOP_TIMEOUT (60): seconds of controlled shutdown
+# before SIGKILL. The Kafka jars stay shared (ZUN_STACK_KAFKA_LIBS, default
+# .stack/kafka/libs). Use only `start|stop|restart postgres|kafka`, `status` and `env` with
+# a private ZUN_STACK_DIR: Docker is one per machine.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-STACK="$ROOT/.stack"
+STACK="${ZUN_STACK_DIR:-$ROOT/.stack}"
 NET_TIMEOUT="${STACK_NET_TIMEOUT:-600}"   # seconds for each apt-get / mvn call
 
 # --- docker -----------------------------------------------------------------------------
@@ -42,7 +50,7 @@ BUSYBOX_IMAGE=busybox:latest
 BUSYBOX_ALIAS=local/busybox:latest                # the name used in stack-notes.md
 
 # --- postgres ---------------------------------------------------------------------------
-PG_PORT="${STACK_PG_PORT:-55432}"
+PG_PORT="${ZUN_STACK_PG_PORT:-${STACK_PG_PORT:-55432}}"
 PG_HOST=127.0.0.1
 PG_USER=zun
 PG_PASSWORD=zun
@@ -53,15 +61,15 @@ PG_DEFAULT_VERSION=15
 # --- kafka ------------------------------------------------------------------------------
 KAFKA_POM="$ROOT/scripts/kafka-pom.xml"
 KAFKA_DIR="$STACK/kafka"
-KAFKA_LIBS="$KAFKA_DIR/libs"
+KAFKA_LIBS="${ZUN_STACK_KAFKA_LIBS:-$ROOT/.stack/kafka/libs}"   # shared by private stacks
 KAFKA_DATA="$KAFKA_DIR/data"
 KAFKA_PROPS="$KAFKA_DIR/server.properties"
 KAFKA_LOG4J="$KAFKA_DIR/log4j2.properties"
 KAFKA_LOG="$KAFKA_DIR/kafka.log"
 KAFKA_PIDFILE="$KAFKA_DIR/kafka.pid"
 KAFKA_HOST=127.0.0.1
-KAFKA_PORT="${STACK_KAFKA_PORT:-39092}"
-KAFKA_CONTROLLER_PORT="${STACK_KAFKA_CONTROLLER_PORT:-39093}"
+KAFKA_PORT="${ZUN_STACK_KAFKA_PORT:-${STACK_KAFKA_PORT:-39092}}"
+KAFKA_CONTROLLER_PORT="${ZUN_STACK_KAFKA_CONTROLLER_PORT:-${STACK_KAFKA_CONTROLLER_PORT:-39093}}"
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xmx512m}"
 # kafka-run-class.sh's defaults
 KAFKA_JVM_OPTS="-server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35
@@ -390,7 +398,7 @@ pg_prepare_dir() {
         chown postgres:postgres "$d"
         if ! runuser -u postgres -- test -w "$d" -a -x "$d"; then
             local alt
-            alt="/var/lib/postgresql/zun-stack-$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)"
+            alt="/var/lib/postgresql/zun-stack-$(printf '%s' "${ZUN_STACK_DIR:-$ROOT}" | sha256sum | cut -c1-12)"
             log "postgres: user postgres cannot reach $d; keeping the cluster in $alt"
             rmdir "$d" 2>/dev/null || die "postgres: $d is not empty but unreachable for user postgres"
             mkdir -p "$alt"
@@ -704,7 +712,7 @@ kafka_start() {
 kafka_stop() {
     if kafka_running; then
         # a controlled shutdown of a single node takes a few seconds
-        stop_pid kafka "$(kafka_pid)" "$KAFKA_PROPS" 60
+        stop_pid kafka "$(kafka_pid)" "$KAFKA_PROPS" "${ZUN_STACK_KAFKA_STOP_TIMEOUT:-60}"
     else
         log "kafka: not running"
     fi

@@ -38,8 +38,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def require_stack(kafka: bool = True, postgres: bool = True) -> None:
+def require_stack(kafka: bool = True, postgres: bool = True, kafka_addr: str | None = None,
+                  pg_url: str | None = None) -> None:
     """Fail (never skip) when a service the test needs is not running."""
+    kafka_addr, pg_url = kafka_addr or KAFKA, pg_url or PG_ADMIN_URL
     problems = []
     import docker
     try:
@@ -47,45 +49,46 @@ def require_stack(kafka: bool = True, postgres: bool = True) -> None:
     except Exception as e:
         problems.append(f"Docker engine at {DOCKER_HOST}: {e}")
     if kafka:
-        host, port = KAFKA.rsplit(":", 1)
+        host, port = kafka_addr.rsplit(":", 1)
         try:
             socket.create_connection((host, int(port)), timeout=3).close()
         except OSError as e:
-            problems.append(f"Kafka at {KAFKA}: {e}")
+            problems.append(f"Kafka at {kafka_addr}: {e}")
     if postgres:
         import psycopg2
         try:
-            psycopg2.connect(PG_ADMIN_URL, connect_timeout=3).close()
+            psycopg2.connect(pg_url, connect_timeout=3).close()
         except Exception as e:
-            problems.append(f"PostgreSQL at {PG_ADMIN_URL}: {e}")
+            problems.append(f"PostgreSQL at {pg_url}: {e}")
     if problems:
         raise RuntimeError("the test stack is not running (scripts/stack.sh up):\n  "
                            + "\n  ".join(problems))
 
 
-def create_database(name: str) -> str:
+def create_database(name: str, admin_url: str | None = None) -> str:
     import psycopg2
-    conn = psycopg2.connect(PG_ADMIN_URL)
+    admin_url = admin_url or PG_ADMIN_URL
+    conn = psycopg2.connect(admin_url)
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute(f'CREATE DATABASE "{name}"')
     conn.close()
-    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    base = admin_url.rsplit("/", 1)[0]
     return f"{base}/{name}"
 
 
-def drop_database(name: str) -> None:
+def drop_database(name: str, admin_url: str | None = None) -> None:
     import psycopg2
-    conn = psycopg2.connect(PG_ADMIN_URL)
+    conn = psycopg2.connect(admin_url or PG_ADMIN_URL, connect_timeout=5)
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     conn.close()
 
 
-def delete_topics(prefix: str) -> None:
+def delete_topics(prefix: str, kafka: str | None = None) -> None:
     from kafka import KafkaAdminClient
-    admin = KafkaAdminClient(bootstrap_servers=KAFKA)
+    admin = KafkaAdminClient(bootstrap_servers=kafka or KAFKA)
     try:
         topics = [t for t in admin.list_topics() if t.startswith(prefix)]
         if topics:
@@ -113,10 +116,10 @@ class Process:
     popen: subprocess.Popen | None = None
 
     def start(self) -> None:
-        log = open(self.log_path, "ab")
-        self.popen = subprocess.Popen(
-            [sys.executable, "-m", "zun_cqrs.cli", *self.args], env=self.env, stdout=log,
-            stderr=subprocess.STDOUT, cwd=str(ROOT), start_new_session=True)
+        with open(self.log_path, "ab") as log:
+            self.popen = subprocess.Popen(
+                [sys.executable, "-m", "zun_cqrs.cli", *self.args], env=self.env, stdout=log,
+                stderr=subprocess.STDOUT, cwd=str(ROOT), start_new_session=True)
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.popen and self.popen.poll() is None:
@@ -137,10 +140,13 @@ class Process:
 @dataclass
 class Deployment:
     """mode: "kafka" (separate api, worker and projector processes on Kafka and
-    PostgreSQL) or "embedded" (`zun-cqrs up`)."""
+    PostgreSQL) or "embedded" (`zun-cqrs up`). `kafka` and `pg_admin_url` point a
+    deployment at another Kafka and PostgreSQL than the shared stack (tests/fault)."""
     tmp: Path
     mode: str = "kafka"
     extra_env: dict[str, str] = field(default_factory=dict)
+    kafka: str = KAFKA
+    pg_admin_url: str = PG_ADMIN_URL
     name: str = field(default_factory=lambda: f"t{uuid.uuid4().hex[:10]}")
     processes: dict[str, Process] = field(default_factory=dict)
 
@@ -156,9 +162,9 @@ class Deployment:
         self.env.pop("ZUN_KAFKA_BOOTSTRAP", None)
         self.env.pop("ZUN_DATABASE_URL", None)
         if self.mode == "kafka":
-            require_stack()
-            self.database_url = create_database(self.name)
-            self.env.update(ZUN_KAFKA_BOOTSTRAP=KAFKA, ZUN_DATABASE_URL=self.database_url)
+            require_stack(kafka_addr=self.kafka, pg_url=self.pg_admin_url)
+            self.database_url = create_database(self.name, self.pg_admin_url)
+            self.env.update(ZUN_KAFKA_BOOTSTRAP=self.kafka, ZUN_DATABASE_URL=self.database_url)
         else:
             require_stack(kafka=False, postgres=False)
         self.env.update(self.extra_env)
@@ -213,11 +219,11 @@ class Deployment:
         remove_host_containers(self.host)
         if self.mode == "kafka":
             try:
-                drop_database(self.name)
+                drop_database(self.name, self.pg_admin_url)
             except Exception:
                 pass
             try:
-                delete_topics(self.name + ".")
+                delete_topics(self.name + ".", self.kafka)
             except Exception:
                 pass
 

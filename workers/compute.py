@@ -16,7 +16,8 @@ from commands.envelope import Command, utcnow
 from commands.states import CREATING, DELETED, ERROR, RUNNING, allowed, conflict_message
 from commands.store import ContainerStore, IntegrityError, Tracking
 
-from .docker_driver import DockerDriver, DriverError, EngineUnavailable, Observed
+from .docker_driver import (DockerDriver, DriverError, EngineUnavailable, Observed,
+                            StateConflict, engine_down)
 
 log = logging.getLogger(__name__)
 
@@ -62,25 +63,41 @@ class Step:
                                  project_id=self.cmd.project_id)
         try:
             yield
-        except (DriverError, Rejected) as e:
-            if isinstance(e, EngineUnavailable):
-                raise
-            if isinstance(e, DriverError):
-                agg.update({"status": ERROR, "status_reason": str(e), "task_state": None})
+        except Handled:
+            raise
+        except Exception as e:
+            if engine_down(e):
+                raise e if isinstance(e, EngineUnavailable) else EngineUnavailable(str(e))
+            if isinstance(e, StateConflict):
+                self.observed(e.observed)
+            elif not isinstance(e, Rejected):
+                if not isinstance(e, DriverError):
+                    log.exception("%s of %s failed unexpectedly", action, self.uuid)
+                agg.update({"status": ERROR, "status_reason": str(e) or type(e).__name__,
+                            "task_state": None})
             agg.action_event_finished(request_id=self.cmd.request_id, action=action, event=name,
                                       finish_time=utcnow(), result="Error",
-                                      traceback=_traceback(e), finish_action=True)
+                                      traceback=_traceback(e), finish_action=True,
+                                      message="Error")
             raise Handled() from e
         agg.action_event_finished(request_id=self.cmd.request_id, action=action, event=name,
                                   finish_time=utcnow(), result="Success", traceback=None,
                                   finish_action=finish_action)
 
     def reject(self, action: str, event: str, message: str) -> None:
-        """A command the aggregate refuses is still an action with an Error event."""
-        if self.agg is None or self.agg.removed:
+        """A command the aggregate refuses is still an action with an Error event, even
+        on a removed container (a command accepted just before its delete ran): every
+        accepted command has an outcome in the log."""
+        if self.agg is None:
             return
         with self.event(action, event):
             raise Rejected(message)
+
+    def restate(self) -> None:
+        """Record the aggregate's status again, so that a status the command projection
+        showed ahead of the worker ("Deleting") gives way to the real one."""
+        assert self.agg is not None
+        self.agg.update({"status": self.agg.status, "task_state": None})
 
 
 class Handled(Exception):
@@ -121,11 +138,14 @@ def create(step: Step) -> None:
     with step.event("create", "compute__do_container_create",
                     finish_action=not step.cmd.params.get("run")):
         note = step.driver.ensure_image(doc["image"], doc.get("image_pull_policy"))
+        if note:
+            compute_ops.pull_fell_back(step, "create", note)
         obs = step.driver.create(agg.doc)
         step.observed(obs, task_state=None, status_reason=note or None)
     if step.cmd.params.get("run"):
         with step.event("create", "compute__do_container_start"):
-            step.observed(step.driver.start(step.uuid), task_state=None)
+            step.observed(step.driver.start(step.uuid), task_state=None,
+                          status_reason=note or None)
 
 
 @handles("start", "start", "compute__do_container_start")
@@ -176,30 +196,49 @@ def delete(step: Step) -> None:
     force = bool(step.cmd.params.get("force"))
     stop_first = bool(step.cmd.params.get("stop"))
     key = "delete_force" if force else ("delete_after_stop" if stop_first else "delete")
-    agg = step.require(key)
+    try:
+        agg = step.require(key)
+    except Rejected:
+        if step.agg is not None and not step.agg.removed:
+            step.restate()  # undo the projected "Deleting"
+        raise
     if stop_first and agg.status == RUNNING:
-        with step.event("stop", "compute__do_container_stop", finish_action=False):
+        with step.event("stop", "compute__do_container_stop"):
             step.observed(step.driver.stop(step.uuid, 1), task_state=None)
+    # Zun records no event for a delete; a failed one is an Error event here, so that the
+    # outcome of every command is visible in its action (and the projection can tell)
     try:
         step.driver.delete(step.uuid, force=force or stop_first)
     except EngineUnavailable:
         raise
-    except DriverError as e:
-        agg.update({"status": ERROR, "status_reason": str(e), "task_state": None})
-        return
+    except DriverError:
+        with step.event("delete", "compute__do_container_delete"):
+            raise
     agg.remove(request_id=step.cmd.request_id)
 
 
 @handles("sync")
 def sync(step: Step) -> None:
-    """Docker changed a container behind the service's back (reconciler, events)."""
+    """Docker changed a container behind the service's back (reconciler, events).
+
+    A sync is ordered after every earlier command of its container, so what it finds is
+    the outcome of all of them: a Docker container without a live aggregate is an orphan
+    (its create was never recorded, or its delete was), and a `restate` clears a
+    task_state that no outcome cleared."""
     agg = step.agg
-    if agg is None or agg.status == CREATING:
+    if agg is None or agg.removed:
+        if step.driver.inspect(step.uuid).exists:
+            log.warning("removing orphan Docker container of %s", step.uuid)
+            step.driver.delete(step.uuid, force=True)
         return
-    if agg.removed:
-        step.driver.delete(step.uuid, force=True)  # an orphan left by a crash: remove it
+    if agg.status == CREATING:
         return
+    if step.cmd.params.get("restate"):
+        step.restate()
     obs = step.driver.inspect(step.uuid)
+    from .healing import heal
+    if heal(step, obs):
+        return
     if obs.exists:
         step.observed(obs)
         return
@@ -208,6 +247,11 @@ def sync(step: Step) -> None:
     elif agg.status not in (ERROR, DELETED):
         agg.update({"status": ERROR, "task_state": None,
                     "status_reason": f"No such container: {agg.doc.get('container_id')} in docker"})
+
+
+#: commands the API may send before a worker knows them: an action must still finish
+ACTION_OF_UNHANDLED = ("rebuild", "commit", "network_attach", "network_detach",
+                       "add_security_group", "remove_security_group")
 
 
 class ComputeWorker:
@@ -230,14 +274,21 @@ class ComputeWorker:
             try:
                 if handler is None:
                     log.warning("no handler for command %s", cmd.type)
+                    if cmd.type in ACTIONS or cmd.type in ACTION_OF_UNHANDLED:
+                        raise Rejected(f"Command {cmd.type} is not supported by this worker.")
                 else:
                     handler(step)
             except Handled:
                 pass
-            except Rejected as e:
+            except Exception as e:
+                if engine_down(e):
+                    raise
+                if not isinstance(e, Rejected):
+                    # a bug must not block the partition forever: the command fails
+                    log.exception("command %s of %s failed", cmd.type, cmd.container_uuid)
                 action, event = ACTIONS.get(cmd.type, (cmd.type, f"compute__do_container_{cmd.type}"))
                 try:
-                    step.reject(action, event, str(e))
+                    step.reject(action, event, str(e) or type(e).__name__)
                 except Handled:
                     pass
             if step.agg is not None:
@@ -251,3 +302,5 @@ class ComputeWorker:
                      tracking.notification_id)
             return False
 
+
+from . import compute_ops  # noqa: E402  the handlers of api/mutations.py

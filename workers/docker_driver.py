@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import logging
 import shlex
+import threading
 from dataclasses import dataclass
 from typing import Any
 
 import docker
+import requests
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
 log = logging.getLogger(__name__)
@@ -27,6 +29,29 @@ class DriverError(Exception):
 
 class EngineUnavailable(DriverError):
     """The Docker engine cannot be reached: the command must wait, not fail."""
+
+
+class StateConflict(DriverError):
+    """Docker's state forbids the operation (e.g. pause of a container that has exited
+    behind the service's back): the action fails, the container keeps Docker's state."""
+
+    def __init__(self, message: str, observed: "Observed"):
+        super().__init__(message)
+        self.observed = observed
+
+
+#: what a call to an engine that is down or restarting raises: docker-py lets the
+#: transport's errors (requests) through, only construction wraps them in DockerException
+UNREACHABLE = (DockerException, requests.exceptions.RequestException)
+
+
+def engine_down(e: BaseException) -> bool:
+    """An error that says the engine did not answer (wait and retry), not that it refused."""
+    if isinstance(e, EngineUnavailable):
+        return True
+    if isinstance(e, APIError):
+        return False
+    return isinstance(e, (requests.exceptions.ConnectionError, requests.exceptions.Timeout))
 
 
 def docker_name(uuid: str) -> str:
@@ -101,7 +126,22 @@ class DockerDriver:
     def __init__(self, base_url: str, host: str, timeout: int = 120):
         self.base_url = base_url
         self.host = host
-        self.client = docker.DockerClient(base_url=base_url, timeout=timeout, version="auto")
+        self.timeout = timeout
+        self._client: docker.DockerClient | None = None
+        self._client_lock = threading.Lock()
+
+    @property
+    def client(self) -> docker.DockerClient:
+        """Built on first use: with version="auto" the constructor asks the engine, and a
+        worker must start (and wait) while dockerd is down."""
+        with self._client_lock:
+            if self._client is None:
+                try:
+                    self._client = docker.DockerClient(base_url=self.base_url,
+                                                       timeout=self.timeout, version="auto")
+                except UNREACHABLE as e:
+                    raise _engine_error(e) from e
+            return self._client
 
     # --- lookups -------------------------------------------------------------------------
     def _get(self, uuid: str):
@@ -109,7 +149,7 @@ class DockerDriver:
             return self.client.containers.get(docker_name(uuid))
         except NotFound:
             return None
-        except DockerException as e:
+        except UNREACHABLE as e:
             raise _engine_error(e) from e
 
     def inspect(self, uuid: str) -> Observed:
@@ -122,7 +162,7 @@ class DockerDriver:
             found = self.client.containers.list(
                 all=True, filters={"label": [f"{LABEL_MANAGED}={MANAGED_BY}",
                                              f"{LABEL_HOST}={self.host}"]})
-        except DockerException as e:
+        except UNREACHABLE as e:
             raise _engine_error(e) from e
         return {c.labels.get(LABEL_UUID): observe(c.attrs) for c in found
                 if c.labels.get(LABEL_UUID)}
@@ -149,7 +189,9 @@ class DockerDriver:
         try:
             self.client.images.pull(repo, tag=tag)
             return ""
-        except (APIError, DockerException) as e:
+        except requests.exceptions.ConnectionError as e:
+            raise _engine_error(e) from e
+        except UNREACHABLE as e:
             if local:
                 return (f"Pulling {image} failed ({_short(e)}); "
                         f"used the image present on the host.")
@@ -162,7 +204,7 @@ class DockerDriver:
             return True
         except ImageNotFound:
             return False
-        except DockerException as e:
+        except UNREACHABLE as e:
             raise _engine_error(e) from e
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -179,8 +221,10 @@ class DockerDriver:
             if e.status_code == 409:
                 return self.inspect(doc["uuid"])
             raise _driver_error(e) from e
-        except DockerException as e:
+        except UNREACHABLE as e:
             raise _engine_error(e) from e
+        from .docker_ops import after_create
+        after_create(self, created["Id"], doc)
         return observe(self.client.api.inspect_container(created["Id"]))
 
     def start(self, uuid: str) -> Observed:
@@ -210,7 +254,10 @@ class DockerDriver:
 
     def pause(self, uuid: str) -> Observed:
         c = self._require(uuid)
-        if not c.attrs["State"].get("Paused"):
+        state = c.attrs["State"]
+        if not state.get("Paused"):
+            if not state.get("Running"):
+                raise StateConflict(f"Container {c.id} is not running", observe(c.attrs))
             self._call(c.pause)
         return self.inspect(uuid)
 
@@ -230,7 +277,7 @@ class DockerDriver:
             return
         except APIError as e:
             raise _driver_error(e) from e
-        except DockerException as e:
+        except UNREACHABLE as e:
             raise _engine_error(e) from e
 
     # --- helpers -------------------------------------------------------------------------
@@ -246,7 +293,7 @@ class DockerDriver:
             return fn(*args, **kwargs)
         except APIError as e:
             raise _driver_error(e) from e
-        except DockerException as e:
+        except UNREACHABLE as e:
             raise _engine_error(e) from e
 
 
@@ -259,10 +306,10 @@ def create_kwargs(doc: dict[str, Any], host: str) -> dict[str, Any]:
     host_config: dict[str, Any] = {}
     cpu = doc.get("cpu")
     if cpu:
-        host_config["nano_cpus"] = int(float(cpu) * 1e9)
+        host_config.update(cpu_limits(cpu))
     memory = doc.get("memory")
     if memory:
-        host_config["mem_limit"] = f"{int(memory)}m"
+        host_config.update(memory_limits(memory))
     rp = doc.get("restart_policy") or {}
     if rp.get("Name") and rp["Name"] != "no":
         policy = {"Name": rp["Name"]}
@@ -275,16 +322,12 @@ def create_kwargs(doc: dict[str, Any], host: str) -> dict[str, Any]:
         host_config["auto_remove"] = True
     if doc.get("runtime"):
         host_config["runtime"] = doc["runtime"]
-    mounts = []
-    for m in doc.get("mounts") or []:
-        if m.get("source"):
-            mounts.append(docker.types.Mount(
-                target=m["destination"], source=m["source"],
-                type="bind" if m.get("type") == "bind" else "volume"))
-        else:
-            mounts.append(docker.types.Mount(target=m["destination"], source=None, type="tmpfs"))
+    mounts = volume_mounts(doc)
     if mounts:
         host_config["mounts"] = mounts
+    nets = [n for n in doc.get("nets") or [] if n.get("network")]
+    if nets:
+        host_config["network_mode"] = nets[0]["network"]
     ports = []
     for key in (doc.get("exposed_ports") or {}):
         port, _, proto = str(key).partition("/")
@@ -314,7 +357,50 @@ def create_kwargs(doc: dict[str, Any], host: str) -> dict[str, Any]:
             "timeout": int(float(hc.get("timeout") or 0) * 1e9),
             "retries": int(hc.get("retries") or 0),
         }
+    if nets:
+        from .docker_ops import endpoint_config
+        kwargs["networking_config"] = {"EndpointsConfig": {
+            nets[0]["network"]: endpoint_config(nets[0])}}
     return kwargs
+
+
+def cpu_limits(cpu: Any) -> dict[str, int]:
+    """Zun's cpu_shares plus a hard cap; period/quota (unlike nano_cpus, which docker
+    update cannot change) let PATCH and resize_container change the cap later."""
+    cpu = float(cpu)
+    return {"cpu_shares": int(1024 * cpu), "cpu_period": CPU_PERIOD,
+            "cpu_quota": int(cpu * CPU_PERIOD)}
+
+
+CPU_PERIOD = 100000
+
+
+def memory_limits(memory: Any) -> dict[str, str]:
+    """Memory plus swap at Docker's default ratio, set together so that raising the
+    memory later never trips over an older, smaller swap limit."""
+    return {"mem_limit": f"{int(memory)}m", "memswap_limit": f"{2 * int(memory)}m"}
+
+
+def volume_mounts(doc: dict[str, Any]) -> list[docker.types.Mount]:
+    """Docker volumes stand in for Cinder: `source` names a volume of the container's
+    project, `size` gets an anonymous volume removed with the container. A `bind` mount
+    is Zun's file injection (base64 content in `source`, written after create by
+    docker_ops.after_create), never a path of the host."""
+    out = []
+    for m in doc.get("mounts") or []:
+        if m.get("type") == "bind":
+            continue
+        source = project_volume(doc.get("project_id") or "", m["source"]) \
+            if m.get("source") else None
+        out.append(docker.types.Mount(target=m["destination"], source=source, type="volume"))
+    return out
+
+
+def project_volume(project_id: str, name: str) -> str:
+    """Named volumes are global on an engine; prefixing the project keeps one project's
+    `data` away from another's."""
+    import hashlib
+    return f"zun-{hashlib.sha256(project_id.encode()).hexdigest()[:12]}-{name}"
 
 
 def _split_image(image: str) -> tuple[str, str]:

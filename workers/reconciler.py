@@ -8,10 +8,11 @@ import logging
 import threading
 import time
 import uuid as uuidlib
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from commands.envelope import Command
-from commands.states import CREATING, DELETED, DELETING, ERROR
+from commands.states import CREATING, DELETED, DELETING, ERROR, RUNNING
 
 from .docker_driver import LABEL_HOST, LABEL_MANAGED, LABEL_UUID, MANAGED_BY, DockerDriver, Observed
 
@@ -20,6 +21,10 @@ log = logging.getLogger(__name__)
 WATCHED = ("start", "die", "stop", "kill", "pause", "unpause", "destroy", "oom",
            "health_status", "restart")
 RECONCILER_USER = "zun-reconciler"
+
+#: a task_state older than this, with its command long handled, was left by an outcome
+#: that never cleared it: a `restate` sync clears it (it is ordered after that command)
+STALE_TASK_STATE = timedelta(seconds=120)
 
 
 class Reconciler:
@@ -84,12 +89,15 @@ class Reconciler:
         for uid in uuids:
             row = rows.get(uid)
             obs = engine.get(uid, Observed(False))
-            if _differs(row, obs) and self._not_just_sent(uid, (row or {}).get("status"), obs):
-                self.send_sync(uid)
+            restate = _stale(row)
+            if (restate or _differs(row, obs)) and self._not_just_sent(uid, row, obs):
+                self.send_sync(uid, (row or {}).get("project_id") or "", restate)
 
-    def _not_just_sent(self, uid: str, status: Any, obs: Observed) -> bool:
+    def _not_just_sent(self, uid: str, row: dict[str, Any] | None, obs: Observed) -> bool:
         """One sync per observed difference until the read model catches up or 30 s pass."""
-        key = (status, obs.exists, obs.status, obs.status_detail)
+        row = row or {}
+        key = (row.get("status"), row.get("task_state"), obs.exists, obs.status,
+               obs.status_detail, obs.health)
         now = time.monotonic()
         last = self.sent.get(uid)
         if last is not None and last[0] == key and now - last[1] < 30:
@@ -97,10 +105,12 @@ class Reconciler:
         self.sent[uid] = (key, now)
         return True
 
-    def send_sync(self, uid: str) -> None:
+    def send_sync(self, uid: str, project_id: str = "", restate: bool = False) -> None:
         cmd = Command(type="sync", container_uuid=uid, request_id=f"req-{uuidlib.uuid4()}",
-                      project_id="", user_id=RECONCILER_USER, host=self.boot.settings.host)
-        self.boot.log.append(self.boot.topic("commands"), uid, cmd.to_wire())
+                      project_id=project_id, user_id=RECONCILER_USER,
+                      host=self.boot.settings.host, params={"restate": True} if restate else {})
+        self.boot.log.append(self.boot.topic("commands"), uid, cmd.to_wire(),
+                             timeout=self.boot.settings.write_timeout)
 
 
 def _differs(row: dict[str, Any] | None, obs: Observed) -> bool:
@@ -109,5 +119,20 @@ def _differs(row: dict[str, Any] | None, obs: Observed) -> bool:
     if row.get("status") in (CREATING, DELETING) or row.get("task_state"):
         return False  # an operation is in flight; its outcome will say
     if not obs.exists:
-        return row.get("status") not in (ERROR, DELETED)
+        return row.get("status") not in (ERROR, DELETED) or (
+            bool(row.get("auto_heal")) and bool(row.get("container_id"))
+            and row.get("status") == ERROR)
+    if row.get("auto_heal") and obs.status == RUNNING and obs.health == "unhealthy":
+        return True
     return (row.get("status"), row.get("status_detail")) != (obs.status, obs.status_detail)
+
+
+def _stale(row: dict[str, Any] | None) -> bool:
+    if not row or not row.get("task_state") or not row.get("updated_at"):
+        return False
+    try:
+        changed = datetime.fromisoformat(str(row["updated_at"])[:26])
+    except ValueError:
+        return False
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    return now - changed.replace(tzinfo=None) > STALE_TASK_STATE

@@ -1,5 +1,6 @@
-"""The `worker` role: compute lanes over the commands topic, the event relay and the
-Docker reconciler, in one process per Docker engine."""
+"""The `worker` role: compute lanes over the commands topic, live lanes over the live
+topic (workers/live.py), the event relay and the Docker reconciler, in one process per
+Docker engine."""
 from __future__ import annotations
 
 import logging
@@ -7,12 +8,14 @@ import threading
 
 from commands.envelope import Command
 from commands.log import Record
+from commands.quotas import READ_MODEL_ONLY
 from commands.store import Tracking
 from zun_cqrs.bootstrap import Bootstrap
 
 from .compute import ComputeWorker
 from .docker_driver import DockerDriver, EngineUnavailable
-from .lanes import start_lanes
+from .lanes import retry_forever, start_lanes
+from .live import LiveWorker
 from .reconciler import Reconciler
 from .relay import Relay
 
@@ -32,6 +35,7 @@ class WorkerService:
         self.relay = Relay(boot.store, boot.log, boot.topic("events"), s.database_url,
                            s.write_timeout)
         self.reconciler = Reconciler(boot, self.driver)
+        self.live = LiveWorker(boot)
         self.threads: list[threading.Thread] = []
 
     def position(self, topic: str, partition: int) -> int:
@@ -40,6 +44,8 @@ class WorkerService:
 
     def handle(self, record: Record) -> None:
         cmd = Command.from_wire(record.value)
+        if cmd.type in READ_MODEL_ONLY:
+            return
         tracking = Tracking(tracking_name(record.topic, record.partition), record.offset)
         while True:
             try:
@@ -54,8 +60,12 @@ class WorkerService:
 
     def start(self, stopping: threading.Event) -> None:
         topic = self.boot.topic("commands")
-        self.threads += start_lanes(self.boot.log, topic, self.boot.consumed_partitions(topic),
+        partitions: list[int] = []
+        retry_forever(lambda: partitions.extend(self.boot.consumed_partitions(topic)), stopping,
+                      f"reading the partitions of {topic}")
+        self.threads += start_lanes(self.boot.log, topic, partitions,
                                     self.position, self.handle, stopping)
+        self.threads += self.live.start(stopping)
         for target, name in ((self.relay.run, "relay"), (self.reconciler.run, "reconciler")):
             t = threading.Thread(target=target, args=(stopping,), name=name, daemon=True)
             t.start()

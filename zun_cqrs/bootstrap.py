@@ -12,7 +12,7 @@ from projections.readmodel import ReadModel
 
 from .settings import Settings
 
-TOPIC_KINDS = ("commands", "events", "replies")
+TOPIC_KINDS = ("commands", "events", "replies", "live")
 
 _embedded_logs: dict[str, CommandLog] = {}
 _embedded_lock = threading.Lock()
@@ -57,8 +57,22 @@ class Bootstrap:
     def topic(self, kind: str) -> str:
         return self.settings.topic(kind)
 
-    def ensure_topics(self) -> None:
-        self.log.ensure_topics(self.topic(k) for k in TOPIC_KINDS)
+    def ensure_topics(self, patience: float = 120.0) -> None:
+        """Retried with backoff for `patience` seconds: a role restarted while Kafka is
+        restarting waits for it instead of exiting."""
+        import logging
+        import time
+        deadline, backoff = time.monotonic() + patience, 0.5
+        while True:
+            try:
+                self.log.ensure_topics(self.topic(k) for k in TOPIC_KINDS)
+                return
+            except Exception as e:
+                if time.monotonic() + backoff > deadline:
+                    raise
+                logging.getLogger(__name__).warning("topics not ready (%s); retrying", e)
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
 
     def consumed_partitions(self, topic: str) -> list[int]:
         all_parts = self.log.partitions(topic)

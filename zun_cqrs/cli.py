@@ -45,6 +45,8 @@ def cmd_up(args) -> int:
     WorkerService(Bootstrap(s)).start(stopping)
     host, _, port = s.bind.rpartition(":")
     server = make_server(host or "127.0.0.1", int(port), create_app(boot), threaded=True)
+    # no request lines: their query strings carry websocket tokens and exec commands
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     threading.Thread(target=server.serve_forever, name="api", daemon=True).start()
     where = "embedded log" if s.embedded else f"Kafka {s.kafka_bootstrap}"
     logging.getLogger("zun_cqrs").info("serving on http://%s (%s, %s)", s.bind, where,

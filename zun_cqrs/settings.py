@@ -29,7 +29,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("ZUN_API_WORKERS", "2", "gunicorn worker processes of the `api` role."),
     Option("ZUN_API_THREADS", "8", "Threads per gunicorn worker (websockets hold one each)."),
     Option("ZUN_HOST", "", "Name of this compute host (default: the machine's hostname)."),
-    Option("ZUN_TOPIC_PREFIX", "zun.", "Prefix of the Kafka topics (commands, events, replies)."),
+    Option("ZUN_TOPIC_PREFIX", "zun.", "Prefix of the Kafka topics (commands, live, replies, events)."),
     Option("ZUN_PARTITIONS", "6", "Partitions of each topic when the service creates them."),
     Option("ZUN_CONSUME_PARTITIONS", "",
            "Comma-separated partitions this worker/projector consumes; empty means all. "
@@ -45,10 +45,25 @@ OPTIONS: tuple[Option, ...] = (
     Option("ZUN_AUTH_STRATEGY", "noauth", "noauth (identity from X-Project-Id/X-User-Id/X-Roles) "
            "or keystone (X-Auth-Token checked against ZUN_KEYSTONE_URL)."),
     Option("ZUN_KEYSTONE_URL", "", "Keystone v3 endpoint, e.g. http://127.0.0.1:5000/v3."),
-    Option("ZUN_POLICY_FILE", "", "YAML file of policy overrides (rule name: expression)."),
+    Option("ZUN_POLICY_FILE", "", "YAML file of policy overrides (rule name: expression); "
+           "re-read when it changes."),
+    Option("ZUN_QUOTA_DEFAULTS", "containers=40,memory=51200,cpu=20,disk=100",
+           "Default quota of every project (Zun's [quota] options; -1 is unlimited); the "
+           "`default` quota class overrides it per resource."),
     Option("ZUN_MAX_BODY_BYTES", "1048576", "Largest request body accepted (413 above)."),
     Option("ZUN_MAX_LIST_LIMIT", "1000", "Cap of the `limit` parameter of list calls."),
     Option("ZUN_LOG_LEVEL", "INFO", "Python log level of every role."),
+    Option("ZUN_MAX_LOG_BYTES", "1048576", "Largest log returned by GET logs; a longer log "
+           "keeps its tail."),
+    Option("ZUN_MAX_EXEC_OUTPUT_BYTES", "1048576", "Largest output returned by execute "
+           "(run=true); a longer output keeps its tail."),
+    Option("ZUN_MAX_ARCHIVE_BYTES", "1048576", "Largest tar archive get_archive returns and "
+           "put_archive accepts (400 above)."),
+    Option("ZUN_WS_BASE_URL", "", "Base of the websocket URLs attach and interactive execute "
+           "hand out (e.g. wss://zun.example.com). Empty: derived from the request's host."),
+    Option("ZUN_WS_TOKEN_TTL", "60", "Seconds a websocket token stays valid (single use)."),
+    Option("ZUN_WS_IDLE_TIMEOUT", "600", "Seconds without traffic after which the websocket "
+           "proxy closes an attach or exec session."),
 )
 
 _DEFAULTS = {o.name: o.default for o in OPTIONS}
@@ -81,9 +96,16 @@ class Settings:
     auth_strategy: str = "noauth"
     keystone_url: str = ""
     policy_file: str = ""
+    quota_defaults: str = _DEFAULTS["ZUN_QUOTA_DEFAULTS"]
     max_body_bytes: int = 1048576
     max_list_limit: int = 1000
     log_level: str = "INFO"
+    max_log_bytes: int = 1048576
+    max_exec_output_bytes: int = 1048576
+    max_archive_bytes: int = 1048576
+    ws_base_url: str = ""
+    ws_token_ttl: float = 60.0
+    ws_idle_timeout: float = 600.0
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -113,9 +135,16 @@ class Settings:
             auth_strategy=get("ZUN_AUTH_STRATEGY"),
             keystone_url=get("ZUN_KEYSTONE_URL"),
             policy_file=get("ZUN_POLICY_FILE"),
+            quota_defaults=get("ZUN_QUOTA_DEFAULTS"),
             max_body_bytes=int(get("ZUN_MAX_BODY_BYTES")),
             max_list_limit=int(get("ZUN_MAX_LIST_LIMIT")),
             log_level=get("ZUN_LOG_LEVEL"),
+            max_log_bytes=int(get("ZUN_MAX_LOG_BYTES")),
+            max_exec_output_bytes=int(get("ZUN_MAX_EXEC_OUTPUT_BYTES")),
+            max_archive_bytes=int(get("ZUN_MAX_ARCHIVE_BYTES")),
+            ws_base_url=get("ZUN_WS_BASE_URL").strip(),
+            ws_token_ttl=float(get("ZUN_WS_TOKEN_TTL")),
+            ws_idle_timeout=float(get("ZUN_WS_IDLE_TIMEOUT")),
         )
 
     @property
