@@ -27,6 +27,7 @@ def osc(deployment):
         if check:
             assert done.returncode == 0, f"{' '.join(args)}:\n{done.stdout}\n{done.stderr}"
         return done
+    run.api = deployment.client()
     return run
 
 
@@ -35,8 +36,9 @@ def show(osc, name: str) -> dict:
 
 
 def wait_status(osc, name: str, status: str) -> dict:
-    return wait_for(lambda: (lambda d: d if d["status"] == status and not d["task_state"]
-                             else None)(show(osc, name)), 30, f"{name} to be {status}")
+    """Polls over plain HTTP (each CLI start costs seconds), then shows through the CLI."""
+    osc.api.wait_status(name, status)
+    return show(osc, name)
 
 
 def test_cli_full_life(osc, tmp_path):
@@ -100,7 +102,7 @@ def test_cli_full_life(osc, tmp_path):
     assert detail["action"] == "stop"
 
     osc("delete", "zc-renamed", "--stop")
-    wait_for(lambda: osc("show", "zc-renamed", check=False).returncode != 0, 30, "deletion")
+    osc.api.wait_gone("zc-renamed")
     wait_for(lambda: docker_container(uuid) is None, 30, "the Docker container to go")
     docker_client().images.remove("zc-committed:v1", force=True)
 
@@ -114,7 +116,7 @@ def test_cli_create_then_start_and_errors(osc):
     missing = osc("show", "no-such-container", check=False)
     assert missing.returncode != 0 and "could not be found" in missing.stderr
     osc("delete", "zc-created")
-    wait_for(lambda: osc("show", "zc-created", check=False).returncode != 0, 30, "deletion")
+    osc.api.wait_gone("zc-created")
 
 
 def test_python_api(deployment):
