@@ -66,7 +66,10 @@ class ReadModel:
                 "disk": sum(int(d.get("disk") or 0) for d in docs)}
 
     def live_on_host(self, host: str) -> dict[str, dict[str, Any]]:
-        rows = self.db.query("SELECT doc FROM containers WHERE removed=0 AND host=%s", (host,))
+        """Containers of this host, and those not yet placed (a create in flight: its
+        Docker container may already exist while the row has no host)."""
+        rows = self.db.query("SELECT doc FROM containers WHERE removed=0 AND "
+                             "(host=%s OR host IS NULL)", (host,))
         return {d["uuid"]: d for d in (json.loads(r["doc"]) for r in rows)}
 
     # --- actions -------------------------------------------------------------------------
