@@ -38,7 +38,11 @@ def gateway():
 
 
 def policy():
-    return current_app.extensions["zun.policy"]
+    """The rules in force for this request: the operator's file is looked at once per
+    request, so every check of one request sees the same rules."""
+    if "zun_policy" not in g:
+        g.zun_policy = current_app.extensions["zun.policy"].current()
+    return g.zun_policy
 
 
 def enforce(rule: str, target: dict[str, Any] | None = None) -> None:

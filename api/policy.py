@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -99,17 +98,14 @@ def load_overrides(path: str) -> dict[str, str]:
 
 
 class PolicyFile:
-    """The policy in force: defaults plus the operator's file, re-read when it changes
-    (checked at most once a second)."""
-
-    interval = 1.0
+    """The policy in force: defaults plus the operator's file, re-read when its
+    modification time or size changes (one stat per request, api/containers.policy)."""
 
     def __init__(self, path: str = ""):
         self.path = path
         self.lock = threading.Lock()
-        self.policy = Policy(load_overrides(path) if path else None)
         self.stamp = self._stamp()
-        self.checked = time.monotonic()
+        self.policy = Policy(load_overrides(path) if path else None)
 
     def _stamp(self) -> tuple[int, int] | None:
         try:
@@ -119,19 +115,20 @@ class PolicyFile:
         return (st.st_mtime_ns, st.st_size)
 
     def current(self) -> Policy:
-        if not self.path or time.monotonic() - self.checked < self.interval:
+        if not self.path:
+            return self.policy
+        stamp = self._stamp()
+        if stamp is None or stamp == self.stamp:
             return self.policy
         with self.lock:
-            self.checked = time.monotonic()
-            stamp = self._stamp()
-            if stamp != self.stamp and stamp is not None:
-                self.stamp = stamp
+            if stamp != self.stamp:
+                self.stamp = stamp  # taken before the read: a write in between is seen next
                 try:
                     self.policy = Policy(load_overrides(self.path))
                     log.info("policy file %s reloaded", self.path)
                 except PolicyError as e:
                     log.error("policy file not reloaded, the previous rules stay: %s", e)
-        return self.policy
+            return self.policy
 
     # the Policy interface, on the rules in force
     def check(self, rule: str, creds: dict[str, Any], target: dict[str, Any]) -> bool:

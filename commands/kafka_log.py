@@ -20,6 +20,11 @@ from .log import CommandLog, LogReader, LogUnavailable, Record, decode, encode
 log = logging.getLogger(__name__)
 
 
+#: what a send raises when the broker is gone, or when another thread dropped the failed
+#: producer while this one was still using it (kafka-python: "NetworkSelector closed!")
+SENDING_FAILED = (KafkaError, RuntimeError)
+
+
 class KafkaLog(CommandLog):
     def __init__(self, bootstrap: str, partitions: int = 6, client_id: str = "zun-cqrs",
                  write_timeout: float = 10.0):
@@ -64,45 +69,49 @@ class KafkaLog(CommandLog):
 
     def partitions(self, topic: str) -> list[int]:
         if topic not in self._partitions:
+            producer = self._get_producer()
             try:
-                parts = self._get_producer().partitions_for(topic)
-            except KafkaError as e:
-                self._reset_producer()
+                parts = producer.partitions_for(topic)
+            except SENDING_FAILED as e:
+                self._reset_producer(producer)
                 raise LogUnavailable(f"Kafka did not answer: {e}") from e
             if not parts:
                 raise LogUnavailable(f"topic {topic} has no partitions")
             self._partitions[topic] = sorted(parts)
         return self._partitions[topic]
 
-    def _reset_producer(self) -> None:
+    def _reset_producer(self, failed: KafkaProducer) -> None:
         """Drop a producer that failed: after a broker outage a fresh one (new producer id,
-        fresh metadata) recovers at once, where the old one may stay wedged."""
+        fresh metadata) recovers at once, where the old one may stay wedged. Only the
+        producer that failed is dropped, never a fresh one another thread already made."""
         with self._lock:
-            producer, self._producer = self._producer, None
-        if producer is not None:
-            try:
-                producer.close(timeout=0)
-            except Exception:
-                pass
+            if self._producer is not failed:
+                return
+            self._producer = None
+        try:
+            failed.close(timeout=0)
+        except Exception:
+            pass
 
     def append(self, topic: str, key: str, value: dict[str, Any], timeout: float = 10.0) -> Record:
+        raw = encode(value)
+        producer = self._get_producer()
         try:
-            md = self._get_producer().send(topic, key=key.encode(), value=encode(value)).get(
-                timeout=timeout)
-        except KafkaError as e:
-            self._reset_producer()
+            md = producer.send(topic, key=key.encode(), value=raw).get(timeout=timeout)
+        except SENDING_FAILED as e:
+            self._reset_producer(producer)
             raise LogUnavailable(f"Kafka did not acknowledge the record: {e}") from e
         return Record(topic, md.partition, md.offset, key, value)
 
     def append_many(self, topic: str, items: list[tuple[str, dict[str, Any]]],
                     timeout: float = 10.0) -> list[Record]:
+        raws = [(key.encode(), encode(value)) for key, value in items]
+        producer = self._get_producer()
         try:
-            producer = self._get_producer()
-            futures = [producer.send(topic, key=key.encode(), value=encode(value))
-                       for key, value in items]
+            futures = [producer.send(topic, key=key, value=raw) for key, raw in raws]
             metadata = [f.get(timeout=timeout) for f in futures]
-        except KafkaError as e:
-            self._reset_producer()
+        except SENDING_FAILED as e:
+            self._reset_producer(producer)
             raise LogUnavailable(f"Kafka did not acknowledge the records: {e}") from e
         return [Record(topic, md.partition, md.offset, key, value)
                 for md, (key, value) in zip(metadata, items)]

@@ -296,6 +296,7 @@ def verify(boot, target: Target, attempts: int = 5, pause: float = 1.0,
 def promote(live: Database, target: Target) -> dict[str, int]:
     """Replace the live projected tables and offsets with the rebuild's, in one live
     transaction. Stop the projectors first: they would go on from their own offsets."""
+    create_schema(live)
     with target.db.transaction() as cur:
         rebuilt = read_tables(cur)
         cur.execute("SELECT topic, partition, next_offset FROM projection_offsets")

@@ -9,6 +9,7 @@ may rewrite, shared by the security test modules of a session.
 from __future__ import annotations
 
 import json
+import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from tests.support import Client, Deployment
 
 #: who may call: token labels of the fake Keystone, no token, a token Keystone never issued
 WHO = ("member_a", "member_b", "admin", "none", "bad")
-POLICY_RELOAD = 1.3  # the API re-reads the policy file at most once a second
+POLICY_RELOAD = 0.1  # the API looks at the policy file at every request
 
 
 @dataclass
@@ -39,16 +40,21 @@ class SecureStack:
         return "\n".join(p.log_path.read_text(errors="replace")
                          for p in self.deployment.processes.values() if p.log_path.exists())
 
+    def write_policy(self, text: str) -> None:
+        """As an operator should: a new file renamed over the old one."""
+        new = self.policy_path.with_suffix(".new")
+        new.write_text(text)
+        os.replace(new, self.policy_path)
+        time.sleep(POLICY_RELOAD)
+
     @contextmanager
     def policy(self, rules: dict[str, str]) -> Iterator[None]:
         """Rules of the operator's policy file for the duration of the block."""
-        self.policy_path.write_text(json.dumps(rules, indent=1) + "\n")  # JSON is YAML
-        time.sleep(POLICY_RELOAD)
+        self.write_policy(json.dumps(rules, indent=1) + "\n")  # JSON is YAML
         try:
             yield
         finally:
-            self.policy_path.write_text("{}\n")
-            time.sleep(POLICY_RELOAD)
+            self.write_policy("{}\n")
 
 
 _stack: SecureStack | None = None

@@ -12,6 +12,7 @@ The outcome of an accepted command (a 2xx, keyed by its request id):
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -82,7 +83,8 @@ def check_outcomes(accepted, history: History, db) -> Report:
                 report.outcomes[f"{s.type} " + ("failed" if row["message"] else "done")] += 1
                 if row["message"]:
                     last = (finishes[0].traceback or "").strip().splitlines()[-1:] or ["?"]
-                    report.reasons[f"{s.type}: {last[0][:160]}"] += 1
+                    reason = re.sub(r"[0-9a-f]{8}-[0-9a-f-]{27}|[0-9a-f]{12,}", "<id>", last[0])
+                    report.reasons[f"{s.type}: {reason[:160]}"] += 1
         elif s.type == "delete":
             gone = history.removed.get((s.uuid, s.request_id), 0)
             failed = history.finishes.get((s.uuid, s.request_id, "delete"), [])

@@ -8,7 +8,8 @@ precisely what an outcome is), Docker holds exactly the containers the read mode
 exist, in the state it shows, no action is recorded or projected twice, and
 `zun-cqrs verify` finds the read model identical to a rebuild from the logs.
 
-Size: ZUN_FAULT_COMMANDS (default 1000) over ZUN_FAULT_CONTAINERS (default 60)."""
+Size: ZUN_FAULT_COMMANDS (default 1000) over ZUN_FAULT_CONTAINERS (default 60), within
+ZUN_FAULT_LOAD_SECONDS (default 330) of load; the engine's speed decides what fits."""
 from __future__ import annotations
 
 import os
@@ -37,7 +38,8 @@ KILLS = {"worker": 3, "projector": 3, "api": 2}
 # ZUN_FAULT_DOCKER_RESTART=0 leaves the shared dockerd alone (while working on the suite)
 RESTARTS = ("kafka", "postgres") + (
     ("docker",) if os.environ.get("ZUN_FAULT_DOCKER_RESTART", "1") != "0" else ())
-LOAD_LIMIT = 300   # seconds of load at most, faults included
+# seconds of load at most, faults included: the bound that keeps the suite near 6 minutes
+LOAD_LIMIT = float(os.environ.get("ZUN_FAULT_LOAD_SECONDS") or 330)
 SETTLE_LIMIT = 150  # seconds for everything to catch up afterwards
 
 
@@ -169,7 +171,8 @@ def test_faults(dep, private_stack):
     problems = outcomes.problems + duplicates.problems + docker.problems
     for p in problems[:40]:
         print(f"PROBLEM: {p}")
-    assert len(accepted) >= COMMANDS
+    assert len(accepted) >= COMMANDS, (
+        f"only {len(accepted)} commands fit in {LOAD_LIMIT:.0f}s on this machine")
     assert len({s.uuid for s in accepted if s.type == "create"}) >= CONTAINERS
     assert not problems, f"{len(problems)} problems (first: {problems[:5]})"
     assert verify.returncode == 0, verify.stdout + verify.stderr[-2000:]
