@@ -443,5 +443,6 @@ def test_policy_refuses_each_endpoint(policy_deployment):
         r = reader.request(method, f"/v1/containers/{uid}{suffix}", headers=v(version), **kw)
         assert_error(r, 403, "container.policy-not-authorized",
                      f"Policy doesn't allow container:{rule} to be performed.")
+    owner.wait_status(uid, "Created")  # PATCH needs a settled state, as in Zun
     r = owner.patch(f"/v1/containers/{uid}", json={"name": "owner-may"})
     assert r.status_code == 200 and r.json()["name"] == "owner-may"
