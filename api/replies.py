@@ -14,7 +14,7 @@ import os
 import threading
 from typing import Any
 
-from commands.log import CommandLog, LogUnavailable
+from commands.log import CommandLog, LogUnavailable, close_quietly
 from commands.parts import PART_KIND, Assembler
 from commands.reply import Reply
 
@@ -96,11 +96,7 @@ class ReplyListener:
                 threading.Event().wait(backoff)
                 backoff = min(backoff * 2, 5.0)
             finally:
-                if reader is not None:
-                    try:
-                        reader.close()
-                    except Exception:
-                        pass
+                close_quietly(reader)
 
     def _dispatch(self, value: dict[str, Any], parts: Assembler) -> None:
         rid = value.get("request_id")

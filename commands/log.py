@@ -59,6 +59,16 @@ class LogReader(ABC):
     def close(self) -> None: ...
 
 
+def close_quietly(reader: "LogReader | None") -> None:
+    """Close a reader that may already be broken (its process resumes with a new one)."""
+    if reader is None:
+        return
+    try:
+        reader.close()
+    except Exception:
+        pass
+
+
 class CommandLog(ABC):
     @abstractmethod
     def ensure_topics(self, topics: Iterable[str]) -> None: ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from commands.log import close_quietly
 from zun_cqrs.bootstrap import Bootstrap
 
 from .projector import positions, project_batch
@@ -40,11 +41,7 @@ class ProjectorService:
                 stopping.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
             finally:
-                if reader is not None:
-                    try:
-                        reader.close()
-                    except Exception:
-                        pass
+                close_quietly(reader)
 
     def start(self, stopping: threading.Event) -> threading.Thread:
         t = threading.Thread(target=self.run, args=(stopping,), name="projector", daemon=True)

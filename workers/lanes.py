@@ -8,7 +8,7 @@ import threading
 import time
 from typing import Callable
 
-from commands.log import CommandLog, Record
+from commands.log import CommandLog, Record, close_quietly
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +42,7 @@ class Lane(threading.Thread):
                 self.stopping.wait(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX)
             finally:
-                if reader is not None:
-                    try:
-                        reader.close()
-                    except Exception:
-                        pass
+                close_quietly(reader)
 
 
 def start_lanes(log_: CommandLog, topic: str, partitions: list[int],
